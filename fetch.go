@@ -1,0 +1,258 @@
+package secretcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// flight is a fetch that concurrent callers share. done is closed once ver
+// and err are set and the result has been stored in the entry.
+//
+// The cache keeps its own flights instead of using
+// golang.org/x/sync/singleflight because Close must wait for every fetch
+// goroutine, and singleflight.DoChan starts goroutines that the caller cannot
+// wait for.
+type flight struct {
+	done chan struct{}
+	ver  *version
+	err  error
+}
+
+// flightRefreshNow is the flight key of RefreshNow. Selector flights use
+// flightKey.
+const flightRefreshNow = "refresh"
+
+// flightKey returns the flight key of a first fetch of sel.
+func flightKey(sel selector) string {
+	if sel.versionID != "" {
+		return "version:" + sel.versionID
+	}
+	return "stage:" + sel.stage
+}
+
+// startFlight returns the flight for key on e, starting fn on the cache's
+// context if none is running. It fails only when the cache is closed.
+func (c *SecretCache) startFlight(e *entry, key string, fn func(ctx context.Context) (*version, error)) (*flight, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f, ok := e.flights[key]; ok {
+		return f, nil
+	}
+
+	f := &flight{done: make(chan struct{})}
+	started := c.spawn(func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.FetchTimeout)
+		defer cancel()
+		ver, err := fn(ctx)
+
+		e.mu.Lock()
+		delete(e.flights, key)
+		f.ver, f.err = ver, err
+		e.mu.Unlock()
+		close(f.done)
+	})
+	if !started {
+		return nil, ErrClosed
+	}
+	if e.flights == nil {
+		e.flights = make(map[string]*flight)
+	}
+	e.flights[key] = f
+	return f, nil
+}
+
+// wait returns the result of f, or the caller's context error if ctx ends
+// first. Leaving early does not cancel f, which other callers may share.
+func (c *SecretCache) wait(ctx context.Context, op, secretID string, sel selector, f *flight) (*version, error) {
+	select {
+	case <-f.done:
+		if f.err != nil && c.closed.Load() {
+			return nil, newError(op, secretID, sel, ErrClosed)
+		}
+		return f.ver, f.err
+	case <-ctx.Done():
+		return nil, newError(op, secretID, sel, ctx.Err())
+	}
+}
+
+// load fetches sel of secretID for a read that found no value to serve,
+// sharing the fetch with concurrent readers of the same selector.
+func (c *SecretCache) load(ctx context.Context, op, secretID string, sel selector) (*version, error) {
+	if err := validateSecretID(secretID); err != nil {
+		return nil, newError(op, secretID, sel, err)
+	}
+
+	e := c.entryFor(secretID)
+	if v := c.serveHeld(e, sel); v != nil {
+		return v, nil
+	}
+	f, err := c.startFlight(e, flightKey(sel), func(fctx context.Context) (*version, error) {
+		return c.fetchSelector(fctx, e, sel)
+	})
+	if err != nil {
+		return nil, newError(op, secretID, sel, err)
+	}
+	return c.wait(ctx, op, secretID, sel, f)
+}
+
+// serveHeld answers a first read of a stage from a version already held, when
+// the last known stage mapping of a fresh snapshot points to it. This is how
+// AWSPREVIOUS costs no call after a rotation that the cache has seen.
+func (c *SecretCache) serveHeld(e *entry, sel selector) *version {
+	if sel.stage == "" {
+		return c.serveHeldVersion(e, sel)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.snap.Load()
+	if s == nil || s.find(sel, c.cfg.VersionStage) != nil || c.clock.now() >= s.refreshAt {
+		return nil
+	}
+	id, ok := s.stages[sel.stage]
+	if !ok {
+		return nil
+	}
+	v := s.version(id)
+	if v == nil {
+		return nil
+	}
+	ns := s.clone()
+	ns.setSlot(slot{sel: sel, ver: v}, c.cfg.VersionStage)
+	e.snap.Store(ns)
+	return v
+}
+
+// serveHeldVersion answers a first read of a version ID from a version
+// already held.
+func (c *SecretCache) serveHeldVersion(e *entry, sel selector) *version {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.snap.Load()
+	if s == nil || s.find(sel, c.cfg.VersionStage) != nil {
+		return nil
+	}
+	v := s.version(sel.versionID)
+	if v == nil {
+		return nil
+	}
+	ns := s.clone()
+	ns.setSlot(slot{sel: sel, ver: v}, c.cfg.VersionStage)
+	e.snap.Store(ns)
+	return v
+}
+
+// fetchSelector calls GetSecretValue for sel and stores the outcome in e's
+// slot for sel: the new value, or the error with the time of the next retry.
+func (c *SecretCache) fetchSelector(ctx context.Context, e *entry, sel selector) (*version, error) {
+	ver, err := c.fetchVersion(ctx, e.id, sel)
+	if err != nil && c.ctx.Err() != nil {
+		return nil, err
+	}
+	now := c.clock.now()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ns := &snapshot{}
+	if s := e.snap.Load(); s != nil {
+		ns = s.clone()
+	}
+	sl := slot{sel: sel}
+	if old := ns.find(sel, c.cfg.VersionStage); old != nil {
+		sl = *old
+	}
+
+	if err != nil {
+		c.stats.failures.Add(1)
+		sl.failures++
+		sl.retryAt = now + int64(c.retryDelay(sl.failures))
+		sl.err = err
+		if isDefinitive(err) {
+			sl.ver = nil
+		}
+		ns.setSlot(sl, c.cfg.VersionStage)
+		e.snap.Store(ns)
+		return nil, err
+	}
+
+	sl.ver, sl.err, sl.failures, sl.retryAt = ver, nil, 0, 0
+	ns.addVersion(ver)
+	ns.setSlot(sl, c.cfg.VersionStage)
+	if ns.refreshAt <= now && ns.failures == 0 {
+		ns.refreshAt = c.nextRefresh(now)
+	}
+	e.snap.Store(ns)
+	return ver, nil
+}
+
+// fetchVersion calls GetSecretValue for sel and turns the output into a
+// version, running the hook's Put if one is set.
+func (c *SecretCache) fetchVersion(ctx context.Context, secretID string, sel selector) (*version, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: &secretID}
+	if sel.versionID != "" {
+		in.VersionId = &sel.versionID
+	} else {
+		in.VersionStage = &sel.stage
+	}
+	out, err := c.callGetSecretValue(ctx, in)
+	if err != nil {
+		return nil, newError("GetSecretValue", secretID, sel, err)
+	}
+
+	if c.cfg.Hook == nil {
+		return newVersion(out, true), nil
+	}
+	stored, err := callPut(ctx, c.cfg.Hook, newVersion(out, true).output())
+	if err != nil {
+		return nil, newError("GetSecretValue", secretID, sel, err)
+	}
+	v := newVersion(out, false)
+	v.stored = stored
+	return v, nil
+}
+
+// callGetSecretValue calls the client and checks that the output can be
+// cached. A panic in the client becomes an error, because it would otherwise
+// end the process from a goroutine the caller does not own.
+func (c *SecretCache) callGetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput) (out *secretsmanager.GetSecretValueOutput, err error) {
+	c.stats.getSecretValueCalls.Add(1)
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("client panicked in GetSecretValue with a value of type %T", r)
+		}
+	}()
+	out, err = c.client.GetSecretValue(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case out == nil:
+		return nil, errors.New("client returned neither an output nor an error")
+	case out.VersionId == nil || *out.VersionId == "":
+		return nil, errors.New("response has no VersionId")
+	case out.SecretString == nil && out.SecretBinary == nil:
+		return nil, errors.New("response has neither SecretString nor SecretBinary")
+	}
+	return out, nil
+}
+
+// callDescribeSecret calls the client's DescribeSecret, turning a panic or a
+// missing output into an error.
+func (c *SecretCache) callDescribeSecret(ctx context.Context, secretID string) (out *secretsmanager.DescribeSecretOutput, err error) {
+	c.stats.describeSecretCalls.Add(1)
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("client panicked in DescribeSecret with a value of type %T", r)
+		}
+	}()
+	out, err = c.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &secretID})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, errors.New("client returned neither an output nor an error")
+	}
+	return out, nil
+}
