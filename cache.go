@@ -117,7 +117,7 @@ func AddUserAgent(o *secretsmanager.Options) {
 // separate secrets.
 func (c *SecretCache) GetSecretString(ctx context.Context, secretID string, opts ...GetOption) (string, error) {
 	if len(opts) == 0 && c.cfg.Hook == nil && ctx != nil {
-		if v := c.cachedDefault(secretID); v != nil && v.hasString {
+		if v := c.cachedDefault(secretID); v != nil && v.has(hasString) {
 			return v.str(), nil
 		}
 	}
@@ -128,7 +128,7 @@ func (c *SecretCache) GetSecretString(ctx context.Context, secretID string, opts
 		return "", err
 	}
 	if c.cfg.Hook == nil {
-		if !v.hasString {
+		if !v.has(hasString) {
 			return "", newError(op, secretID, sel, ErrNotString)
 		}
 		return v.str(), nil
@@ -151,18 +151,20 @@ func (c *SecretCache) GetSecretBinary(ctx context.Context, secretID string, opts
 	if err != nil {
 		return nil, err
 	}
-	binary := v.binary
-	if c.cfg.Hook != nil {
-		out, err := callGet(ctx, c.cfg.Hook, v.stored)
-		if err != nil {
-			return nil, newError(op, secretID, sel, err)
+	if c.cfg.Hook == nil {
+		if !v.has(hasBinary) {
+			return nil, newError(op, secretID, sel, ErrNotBinary)
 		}
-		binary = out.SecretBinary
+		return v.binary(), nil
 	}
-	if binary == nil {
+	out, err := callGet(ctx, c.cfg.Hook, v.stored)
+	if err != nil {
+		return nil, newError(op, secretID, sel, err)
+	}
+	if out.SecretBinary == nil {
 		return nil, newError(op, secretID, sel, ErrNotBinary)
 	}
-	return append(make([]byte, 0, len(binary)), binary...), nil
+	return append(make([]byte, 0, len(out.SecretBinary)), out.SecretBinary...), nil
 }
 
 // GetSecretValue returns a secret's version, selected as for

@@ -50,6 +50,10 @@ func (c *SecretCache) startFlight(e *entry, key string, fn func(ctx context.Cont
 
 		e.mu.Lock()
 		delete(e.flights, key)
+		if len(e.flights) == 0 {
+			// An empty map still holds memory; most entries never fetch again.
+			e.flights = nil
+		}
 		f.ver, f.err = ver, err
 		e.mu.Unlock()
 		close(f.done)
@@ -111,7 +115,7 @@ func (c *SecretCache) serveHeld(e *entry, sel selector) *version {
 	if s == nil || s.find(sel, c.cfg.VersionStage) != nil || c.clock.now() >= s.refreshAt {
 		return nil
 	}
-	id, ok := s.stages[sel.stage]
+	id, ok := s.stages()[sel.stage]
 	if !ok {
 		return nil
 	}
@@ -120,7 +124,7 @@ func (c *SecretCache) serveHeld(e *entry, sel selector) *version {
 		return nil
 	}
 	ns := s.clone()
-	ns.setSlot(slot{sel: sel, ver: v}, c.cfg.VersionStage)
+	ns.setSlot(sel, slot{ver: v}, c.cfg.VersionStage)
 	e.snap.Store(ns)
 	return v
 }
@@ -139,7 +143,7 @@ func (c *SecretCache) serveHeldVersion(e *entry, sel selector) *version {
 		return nil
 	}
 	ns := s.clone()
-	ns.setSlot(slot{sel: sel, ver: v}, c.cfg.VersionStage)
+	ns.setSlot(sel, slot{ver: v}, c.cfg.VersionStage)
 	e.snap.Store(ns)
 	return v
 }
@@ -159,29 +163,31 @@ func (c *SecretCache) fetchSelector(ctx context.Context, e *entry, sel selector)
 	if s := e.snap.Load(); s != nil {
 		ns = s.clone()
 	}
-	sl := slot{sel: sel}
+	var sl slot
 	if old := ns.find(sel, c.cfg.VersionStage); old != nil {
 		sl = *old
 	}
 
 	if err != nil {
 		c.stats.failures.Add(1)
-		sl.failures++
+		sl.failures = addFailure(sl.failures)
 		sl.retryAt = now + int64(c.retryDelay(sl.failures))
 		sl.err = err
 		if isDefinitive(err) {
 			sl.ver = nil
 		}
-		ns.setSlot(sl, c.cfg.VersionStage)
+		ns.setSlot(sel, sl, c.cfg.VersionStage)
 		e.snap.Store(ns)
 		return nil, err
 	}
 
 	sl.ver, sl.err, sl.failures, sl.retryAt = ver, nil, 0, 0
-	ns.addVersion(ver)
-	ns.setSlot(sl, c.cfg.VersionStage)
-	if ns.refreshAt <= now && ns.failures == 0 {
+	ns.setSlot(sel, sl, c.cfg.VersionStage)
+	// A secret that had nothing to serve, or whose last refresh failed,
+	// starts a new refresh interval: the value just fetched is current.
+	if ns.refreshAt <= now {
 		ns.refreshAt = c.nextRefresh(now)
+		ns.failures = 0
 	}
 	e.snap.Store(ns)
 	return ver, nil

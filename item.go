@@ -1,6 +1,7 @@
 package secretcache
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,28 +32,30 @@ type entry struct {
 	// readers start at most one.
 	refreshing atomic.Bool
 
-	// fetchSeq numbers fetches of the entry in the order they start. A refresh
-	// result is applied only if no refresh that started later has been applied.
-	fetchSeq atomic.Uint64
-
-	mu      sync.Mutex         // guards snapshot replacement and flights
-	flights map[string]*flight // fetches in progress, by flight key
+	mu sync.Mutex // guards snapshot replacement, fetchSeq and flights
+	// fetchSeq numbers refreshes of the entry in the order they start. A
+	// refresh result is applied only if no refresh that started later has
+	// been applied.
+	fetchSeq uint32
+	flights  map[string]*flight // fetches in progress by flight key; nil when none
 }
 
 // snapshot is an immutable view of what the cache holds for one secret.
-// Every change builds a new snapshot and stores it in entry.snap.
+// Every change builds a new snapshot and stores it in entry.snap. It is kept
+// small because most secrets are read by one stage only: everything else
+// lives in extra, which stays nil until needed.
 type snapshot struct {
 	// refreshAt is the coarse-clock time at or after which a read starts a
 	// refresh of the secret: the jittered refresh time after a success, or
 	// the retry time after a failed refresh.
 	refreshAt int64
 
-	// refreshSeq is the fetchSeq of the refresh that produced this state; a
-	// refresh that started earlier is not applied over it.
-	refreshSeq uint64
+	// refreshSeq is the entry.fetchSeq of the refresh that produced this
+	// state; a refresh that started earlier is not applied over it.
+	refreshSeq uint32
 
-	// failures counts consecutive failed refreshes.
-	failures int32
+	// failures counts consecutive failed refreshes, up to maxFailures.
+	failures int16
 
 	// describeDenied records that DescribeSecret returned
 	// AccessDeniedException, so refreshes call GetSecretValue for each stage
@@ -61,28 +64,43 @@ type snapshot struct {
 
 	// current is the state of the cache's default stage, the common read.
 	current slot
-	// others holds every other stage or version ID read so far.
-	others []slot
 
-	// versions holds the values fetched so far, newest first, at most
-	// maxVersionsPerSecret of them.
-	versions []*version
+	extra *snapshotExtra
+}
+
+// snapshotExtra holds the state of secrets read by more than the default
+// stage, or that have been rotated while cached.
+type snapshotExtra struct {
+	// others holds every stage or version ID read so far other than the
+	// default stage.
+	others []namedSlot
+
+	// retained holds versions that no slot serves any more, newest first,
+	// so that a later read of them, such as AWSPREVIOUS after a rotation,
+	// needs no call. Together with the versions that slots serve, at most
+	// maxVersionsPerSecret versions are held.
+	retained []*version
 
 	// stages maps staging labels to version IDs as DescribeSecret last
-	// reported them; nil before the first refresh. It lets a first read of a
-	// stage, such as AWSPREVIOUS after a rotation, use a version already held.
+	// reported them; nil before the first refresh. It is replaced, never
+	// changed, so snapshots share it.
 	stages map[string]string
 }
 
 // slot is the state of one selector of a secret: the version it is served
 // from, or the error returned for it.
 type slot struct {
-	sel      selector
-	used     bool     // the selector has been read; current is unused until then
 	ver      *version // nil when the selector has no value to serve
 	err      error    // returned to readers while ver is nil
 	retryAt  int64    // coarse-clock time after which a read of a failed slot fetches again
 	failures int32    // consecutive failed fetches of the selector
+	used     bool     // the selector has been read; current is unused until then
+}
+
+// namedSlot is a slot together with its selector.
+type namedSlot struct {
+	sel selector
+	slot
 }
 
 // find returns the slot for sel, or nil when sel has not been read.
@@ -93,17 +111,45 @@ func (s *snapshot) find(sel selector, defaultStage string) *slot {
 		}
 		return nil
 	}
-	for i := range s.others {
-		if s.others[i].sel == sel {
-			return &s.others[i]
+	if s.extra == nil {
+		return nil
+	}
+	for i := range s.extra.others {
+		if s.extra.others[i].sel == sel {
+			return &s.extra.others[i].slot
 		}
 	}
 	return nil
 }
 
+// stages returns the last stage mapping from DescribeSecret, or nil.
+func (s *snapshot) stages() map[string]string {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.stages
+}
+
+// setStages records the stage mapping from DescribeSecret.
+func (s *snapshot) setStages(stages map[string]string) {
+	if stages == nil && s.extra == nil {
+		return
+	}
+	s.ensureExtra().stages = stages
+}
+
 // version returns the held version with the given ID, or nil.
 func (s *snapshot) version(id string) *version {
-	for _, v := range s.versions {
+	var found *version
+	s.eachSlot("", func(_ selector, sl *slot) {
+		if found == nil && sl.ver != nil && sl.ver.id() == id {
+			found = sl.ver
+		}
+	})
+	if found != nil || s.extra == nil {
+		return found
+	}
+	for _, v := range s.extra.retained {
 		if v.id() == id {
 			return v
 		}
@@ -114,62 +160,117 @@ func (s *snapshot) version(id string) *version {
 // clone returns a copy of s that can be changed without affecting readers of s.
 func (s *snapshot) clone() *snapshot {
 	n := *s
-	n.others = append([]slot(nil), s.others...)
-	n.versions = append([]*version(nil), s.versions...)
+	if s.extra != nil {
+		x := *s.extra
+		x.others = append([]namedSlot(nil), s.extra.others...)
+		x.retained = append([]*version(nil), s.extra.retained...)
+		n.extra = &x
+	}
 	return &n
 }
 
-// setSlot stores sl in the snapshot, replacing the slot for the same selector.
-func (s *snapshot) setSlot(sl slot, defaultStage string) {
-	sl.used = true
-	if sl.sel.versionID == "" && sl.sel.stage == defaultStage {
-		s.current = sl
-		return
+func (s *snapshot) ensureExtra() *snapshotExtra {
+	if s.extra == nil {
+		s.extra = &snapshotExtra{}
 	}
-	for i := range s.others {
-		if s.others[i].sel == sl.sel {
-			s.others[i] = sl
-			return
+	return s.extra
+}
+
+// setSlot stores sl as the state of sel. A version that sel no longer
+// serves is retained for later reads unless another slot still serves it.
+func (s *snapshot) setSlot(sel selector, sl slot, defaultStage string) {
+	sl.used = true
+	var target *slot
+	if sel.versionID == "" && sel.stage == defaultStage {
+		target = &s.current
+	} else if target = s.find(sel, defaultStage); target == nil {
+		x := s.ensureExtra()
+		x.others = append(x.others, namedSlot{sel: sel})
+		target = &x.others[len(x.others)-1].slot
+	}
+	old := target.ver
+	*target = sl
+
+	if sl.ver != nil && s.extra != nil {
+		s.extra.retained = removeVersion(s.extra.retained, sl.ver)
+	}
+	if old != nil && old != sl.ver && !s.serves(old) {
+		s.retain(old)
+	}
+}
+
+// retain keeps v for later reads, dropping the oldest retained versions
+// once more than maxVersionsPerSecret versions are held.
+func (s *snapshot) retain(v *version) {
+	x := s.ensureExtra()
+	x.retained = append([]*version{v}, removeVersion(x.retained, v)...)
+	served := 0
+	s.eachSlot("", func(_ selector, sl *slot) {
+		if sl.ver != nil {
+			served++
+		}
+	})
+	if limit := max(maxVersionsPerSecret-served, 0); len(x.retained) > limit {
+		x.retained = x.retained[:limit]
+	}
+}
+
+// maxFailures caps the count of consecutive failures, which only has to be
+// large enough for the retry delay to reach its cap.
+const maxFailures = 1<<15 - 1
+
+// addFailure returns n+1, or n once it has reached maxFailures.
+func addFailure[T int16 | int32](n T) T {
+	if n >= maxFailures {
+		return n
+	}
+	return n + 1
+}
+
+// dropValues ends service of every selector with err, retrying at retryAt,
+// and forgets every held version.
+func (s *snapshot) dropValues(err error, retryAt int64, failures int32) {
+	s.eachSlot("", func(_ selector, sl *slot) {
+		sl.ver, sl.err, sl.retryAt, sl.failures = nil, err, retryAt, failures
+	})
+	if s.extra != nil {
+		s.extra.retained = nil
+		s.extra.stages = nil
+	}
+}
+
+func removeVersion(list []*version, v *version) []*version {
+	kept := list[:0:0]
+	for _, held := range list {
+		if held.id() != v.id() {
+			kept = append(kept, held)
 		}
 	}
-	s.others = append(s.others, sl)
+	return kept
 }
 
 // hasSlots reports whether any selector of the secret has been read.
-func (s *snapshot) hasSlots() bool { return s.current.used || len(s.others) > 0 }
-
-// eachSlot calls f for every slot that has been read.
-func (s *snapshot) eachSlot(f func(*slot)) {
-	if s.current.used {
-		f(&s.current)
-	}
-	for i := range s.others {
-		f(&s.others[i])
-	}
+func (s *snapshot) hasSlots() bool {
+	return s.current.used || (s.extra != nil && len(s.extra.others) > 0)
 }
 
-// addVersion records v as the newest held version, dropping the oldest
-// versions that no slot serves once more than maxVersionsPerSecret are held.
-func (s *snapshot) addVersion(v *version) {
-	kept := make([]*version, 0, min(len(s.versions)+1, maxVersionsPerSecret))
-	kept = append(kept, v)
-	for _, old := range s.versions {
-		if old.id() != v.id() {
-			kept = append(kept, old)
-		}
+// eachSlot calls f for every slot that has been read, with its selector.
+func (s *snapshot) eachSlot(defaultStage string, f func(selector, *slot)) {
+	if s.current.used {
+		f(selector{stage: defaultStage}, &s.current)
 	}
-	for i := len(kept) - 1; len(kept) > maxVersionsPerSecret && i > 0; i-- {
-		if !s.serves(kept[i]) {
-			kept = append(kept[:i], kept[i+1:]...)
-		}
+	if s.extra == nil {
+		return
 	}
-	s.versions = kept
+	for i := range s.extra.others {
+		f(s.extra.others[i].sel, &s.extra.others[i].slot)
+	}
 }
 
 // serves reports whether any slot serves v.
 func (s *snapshot) serves(v *version) bool {
 	found := false
-	s.eachSlot(func(sl *slot) {
+	s.eachSlot("", func(_ selector, sl *slot) {
 		if sl.ver == v {
 			found = true
 		}
@@ -177,33 +278,52 @@ func (s *snapshot) serves(v *version) bool {
 	return found
 }
 
-// version is one fetched secret version. Its identifying strings and its
-// SecretString share one allocation, which keeps the per-secret footprint of
-// the cache small.
+// version is one fetched secret version. Its strings and its value share one
+// allocation, which keeps the per-secret footprint of the cache small.
 type version struct {
-	buf       string // ARN, Name, VersionId and SecretString, concatenated
-	arnEnd    uint32
-	nameEnd   uint32
-	idEnd     uint32
-	hasString bool
-	hasARN    bool
-	hasName   bool
-	binary    []byte   // nil unless the version holds SecretBinary
-	stages    []string // staging labels attached when fetched
-	created   time.Time
-	stored    any // CacheHook.Put result; nil when no hook is set
+	// buf holds ARN, Name, VersionId, the value (SecretString or the bytes
+	// of SecretBinary) and the staging labels joined by stageSeparator, in
+	// that order.
+	buf      string
+	arnEnd   uint32
+	nameEnd  uint32
+	idEnd    uint32
+	valueEnd uint32
+	fields   versionFields // which optional output fields were present
+	created  int64         // CreatedDate in Unix nanoseconds
+	stored   any           // CacheHook.Put result; nil when no hook is set
 }
 
-func (v *version) arn() string  { return v.buf[:v.arnEnd] }
-func (v *version) name() string { return v.buf[v.arnEnd:v.nameEnd] }
-func (v *version) id() string   { return v.buf[v.nameEnd:v.idEnd] }
-func (v *version) str() string  { return v.buf[v.idEnd:] }
+// versionFields records which optional fields of GetSecretValueOutput a
+// version had.
+type versionFields uint8
 
-// wellKnownStages avoids keeping one copy of the AWS staging labels per version.
-var wellKnownStages = map[string]string{
-	"AWSCURRENT":  "AWSCURRENT",
-	"AWSPREVIOUS": "AWSPREVIOUS",
-	"AWSPENDING":  "AWSPENDING",
+const (
+	hasString versionFields = 1 << iota
+	hasBinary
+	hasARN
+	hasName
+	hasCreated
+)
+
+func (v *version) has(f versionFields) bool { return v.fields&f != 0 }
+
+// stageSeparator joins staging labels in version.buf. Secrets Manager does
+// not allow it in a label.
+const stageSeparator = "\x00"
+
+func (v *version) arn() string    { return v.buf[:v.arnEnd] }
+func (v *version) name() string   { return v.buf[v.arnEnd:v.nameEnd] }
+func (v *version) id() string     { return v.buf[v.nameEnd:v.idEnd] }
+func (v *version) str() string    { return v.buf[v.idEnd:v.valueEnd] }
+func (v *version) labels() string { return v.buf[v.valueEnd:] }
+
+// binary returns a new copy of the version's SecretBinary, or nil.
+func (v *version) binary() []byte {
+	if !v.has(hasBinary) {
+		return nil
+	}
+	return []byte(v.buf[v.idEnd:v.valueEnd])
 }
 
 // newVersion copies what the cache keeps of out. The copy shares no memory
@@ -212,31 +332,35 @@ var wellKnownStages = map[string]string{
 // cache keeps only what the hook's Put returned.
 func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) *version {
 	arn, name, id := aws.ToString(out.ARN), aws.ToString(out.Name), aws.ToString(out.VersionId)
-	str := ""
+	value := ""
+	v := &version{}
+	if out.ARN != nil {
+		v.fields |= hasARN
+	}
+	if out.Name != nil {
+		v.fields |= hasName
+	}
 	if keepValue {
-		str = aws.ToString(out.SecretString)
+		switch {
+		case out.SecretString != nil:
+			value = *out.SecretString
+			v.fields |= hasString
+		case out.SecretBinary != nil:
+			value = string(out.SecretBinary)
+			v.fields |= hasBinary
+		}
+		// Secrets Manager stores either SecretString or SecretBinary in a
+		// version, never both, so buf holds one value.
 	}
-	v := &version{
-		buf:       arn + name + id + str,
-		hasString: keepValue && out.SecretString != nil,
-		hasARN:    out.ARN != nil,
-		hasName:   out.Name != nil,
-		created:   aws.ToTime(out.CreatedDate),
-	}
+	labels := strings.Join(out.VersionStages, stageSeparator)
+	v.buf = arn + name + id + value + labels
 	v.arnEnd = uint32(len(arn))
 	v.nameEnd = v.arnEnd + uint32(len(name))
 	v.idEnd = v.nameEnd + uint32(len(id))
-	if keepValue && out.SecretBinary != nil {
-		v.binary = append(make([]byte, 0, len(out.SecretBinary)), out.SecretBinary...)
-	}
-	if len(out.VersionStages) > 0 {
-		v.stages = make([]string, len(out.VersionStages))
-		for i, s := range out.VersionStages {
-			if known, ok := wellKnownStages[s]; ok {
-				s = known
-			}
-			v.stages[i] = s
-		}
+	v.valueEnd = v.idEnd + uint32(len(value))
+	if out.CreatedDate != nil {
+		v.created = out.CreatedDate.UnixNano()
+		v.fields |= hasCreated
 	}
 	return v
 }
@@ -245,23 +369,21 @@ func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) *versi
 // cache, so the caller may change it freely.
 func (v *version) output() *secretsmanager.GetSecretValueOutput {
 	out := &secretsmanager.GetSecretValueOutput{VersionId: aws.String(v.id())}
-	if v.hasARN {
+	if v.has(hasARN) {
 		out.ARN = aws.String(v.arn())
 	}
-	if v.hasName {
+	if v.has(hasName) {
 		out.Name = aws.String(v.name())
 	}
-	if v.hasString {
+	if v.has(hasString) {
 		out.SecretString = aws.String(v.str())
 	}
-	if v.binary != nil {
-		out.SecretBinary = append(make([]byte, 0, len(v.binary)), v.binary...)
+	out.SecretBinary = v.binary()
+	if labels := v.labels(); labels != "" {
+		out.VersionStages = strings.Split(labels, stageSeparator)
 	}
-	if v.stages != nil {
-		out.VersionStages = append([]string(nil), v.stages...)
-	}
-	if !v.created.IsZero() {
-		out.CreatedDate = aws.Time(v.created)
+	if v.has(hasCreated) {
+		out.CreatedDate = aws.Time(time.Unix(0, v.created).UTC())
 	}
 	return out
 }

@@ -55,7 +55,10 @@ func (c *SecretCache) startRefresh(e *entry) {
 // returns the failure that kept the refresh from completing, if any; values
 // stay in service after a transient failure.
 func (c *SecretCache) refresh(ctx context.Context, e *entry) error {
-	seq := e.fetchSeq.Add(1)
+	e.mu.Lock()
+	e.fetchSeq++
+	seq := e.fetchSeq
+	e.mu.Unlock()
 	base := e.snap.Load()
 	if base == nil {
 		return nil
@@ -110,25 +113,25 @@ func (c *SecretCache) refreshByDescribe(ctx context.Context, e *entry, base *sna
 	outcome := refreshOutcome{stages: stages, slots: make(map[selector]slotOutcome)}
 	fetched := make(map[string]*version)
 	var transient error
-	base.eachSlot(func(sl *slot) {
-		if sl.sel.versionID != "" {
+	base.eachSlot(c.cfg.VersionStage, func(sel selector, sl *slot) {
+		if sel.versionID != "" {
 			// A version's value never changes, so a held version stays valid.
 			return
 		}
-		id, ok := stages[sl.sel.stage]
+		id, ok := stages[sel.stage]
 		if !ok {
-			outcome.slots[sl.sel] = slotOutcome{err: newError("DescribeSecret", e.id, sl.sel, ErrStageNotFound)}
+			outcome.slots[sel] = slotOutcome{err: newError("DescribeSecret", e.id, sel, ErrStageNotFound)}
 			return
 		}
 		if sl.ver != nil && sl.ver.id() == id {
 			return
 		}
 		if v := base.version(id); v != nil {
-			outcome.slots[sl.sel] = slotOutcome{ver: v}
+			outcome.slots[sel] = slotOutcome{ver: v}
 			return
 		}
 		if v := fetched[id]; v != nil {
-			outcome.slots[sl.sel] = slotOutcome{ver: v}
+			outcome.slots[sel] = slotOutcome{ver: v}
 			return
 		}
 		if outcome.secretErr != nil || transient != nil {
@@ -138,11 +141,11 @@ func (c *SecretCache) refreshByDescribe(ctx context.Context, e *entry, base *sna
 		switch {
 		case err == nil:
 			fetched[id] = v
-			outcome.slots[sl.sel] = slotOutcome{ver: v}
+			outcome.slots[sel] = slotOutcome{ver: v}
 		case endsSecret(err):
 			outcome.secretErr = err
 		case isDefinitive(err):
-			outcome.slots[sl.sel] = slotOutcome{err: err}
+			outcome.slots[sel] = slotOutcome{err: err}
 		default:
 			transient = err
 		}
@@ -155,21 +158,21 @@ func (c *SecretCache) refreshByDescribe(ctx context.Context, e *entry, base *sna
 func (c *SecretCache) refreshByStage(ctx context.Context, e *entry, base *snapshot) (refreshOutcome, error) {
 	outcome := refreshOutcome{slots: make(map[selector]slotOutcome)}
 	var transient error
-	base.eachSlot(func(sl *slot) {
-		if sl.sel.stage == "" || outcome.secretErr != nil || transient != nil {
+	base.eachSlot(c.cfg.VersionStage, func(sel selector, _ *slot) {
+		if sel.stage == "" || outcome.secretErr != nil || transient != nil {
 			return
 		}
-		v, err := c.fetchVersion(ctx, e.id, sl.sel)
+		v, err := c.fetchVersion(ctx, e.id, sel)
 		switch {
 		case err == nil:
 			if held := base.version(v.id()); held != nil {
 				v = held
 			}
-			outcome.slots[sl.sel] = slotOutcome{ver: v}
+			outcome.slots[sel] = slotOutcome{ver: v}
 		case endsSecret(err):
 			outcome.secretErr = err
 		case isDefinitive(err):
-			outcome.slots[sl.sel] = slotOutcome{err: err}
+			outcome.slots[sel] = slotOutcome{err: err}
 		default:
 			transient = err
 		}
@@ -179,13 +182,15 @@ func (c *SecretCache) refreshByStage(ctx context.Context, e *entry, base *snapsh
 
 // applyRefresh stores the outcome of a refresh that started as fetch number
 // seq, unless a refresh that started later has already been stored.
-func (c *SecretCache) applyRefresh(e *entry, seq uint64, outcome refreshOutcome, transient error) error {
+func (c *SecretCache) applyRefresh(e *entry, seq uint32, outcome refreshOutcome, transient error) error {
 	now := c.clock.now()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cur := e.snap.Load()
-	if cur.refreshSeq > seq {
+	// The difference, read as signed, orders sequence numbers across
+	// wraparound.
+	if int32(cur.refreshSeq-seq) > 0 {
 		return nil
 	}
 	ns := cur.clone()
@@ -194,40 +199,35 @@ func (c *SecretCache) applyRefresh(e *entry, seq uint64, outcome refreshOutcome,
 		ns.describeDenied = true
 	}
 	if outcome.stages != nil {
-		ns.stages = outcome.stages
+		ns.setStages(outcome.stages)
 	}
 
 	if outcome.secretErr != nil {
 		c.stats.failures.Add(1)
-		ns.failures++
-		retryAt := now + int64(c.retryDelay(ns.failures))
+		ns.failures = addFailure(ns.failures)
+		retryAt := now + int64(c.retryDelay(int32(ns.failures)))
 		ns.refreshAt = retryAt
-		ns.versions = nil
-		ns.stages = nil
-		ns.eachSlot(func(sl *slot) {
-			sl.ver, sl.err, sl.retryAt, sl.failures = nil, outcome.secretErr, retryAt, ns.failures
-		})
+		ns.dropValues(outcome.secretErr, retryAt, int32(ns.failures))
 		e.snap.Store(ns)
 		return outcome.secretErr
 	}
 
 	for sel, o := range outcome.slots {
-		sl := ns.find(sel, c.cfg.VersionStage)
-		if sl == nil {
+		old := ns.find(sel, c.cfg.VersionStage)
+		if old == nil {
 			continue
 		}
 		if o.ver != nil {
-			sl.ver, sl.err, sl.failures, sl.retryAt = o.ver, nil, 0, 0
-			ns.addVersion(o.ver)
+			ns.setSlot(sel, slot{ver: o.ver}, c.cfg.VersionStage)
 			continue
 		}
-		sl.failures++
-		sl.ver, sl.err, sl.retryAt = nil, o.err, now+int64(c.retryDelay(sl.failures))
+		failures := addFailure(old.failures)
+		ns.setSlot(sel, slot{err: o.err, failures: failures, retryAt: now + int64(c.retryDelay(failures))}, c.cfg.VersionStage)
 	}
 	if transient != nil {
 		c.stats.failures.Add(1)
-		ns.failures++
-		ns.refreshAt = now + int64(c.retryDelay(ns.failures))
+		ns.failures = addFailure(ns.failures)
+		ns.refreshAt = now + int64(c.retryDelay(int32(ns.failures)))
 		e.snap.Store(ns)
 		return transient
 	}
