@@ -1,6 +1,6 @@
 // Package secretcache is an in-process cache for AWS Secrets Manager. A
 // service reads secrets by name or ARN through a SecretCache; the first read
-// of a secret calls GetSecretValue, and later reads are answered from memory
+// of a secret calls GetSecretValue, and later reads are served from memory
 // without any API call, which saves both the round trip and the per-call
 // charge.
 //
@@ -247,7 +247,7 @@ func (c *SecretCache) read(ctx context.Context, op, secretID string, opts []GetO
 }
 
 // touch records a read of e in the LRU order. An entry moves to the front of
-// the LRU list at its first hit after each insertion of a secret; further hits
+// the LRU list at its first hit after each insertion of a secret. Further hits
 // before the next insertion change nothing, so reads of a stable working set
 // take no lock and write no shared memory. The order matters only when an
 // insertion evicts, and it is exact except among entries read more than once
@@ -267,8 +267,8 @@ func (c *SecretCache) touch(e *entry) {
 	c.lruMu.Unlock()
 }
 
-// entryFor returns the entry for secretID, adding one, and evicting the least
-// recently used entry if the cache is full, when there is none.
+// entryFor returns the entry for secretID. When there is none it adds one,
+// evicting the least recently used entry if the cache is full.
 func (c *SecretCache) entryFor(secretID string) *entry {
 	if e := c.index.load(secretID); e != nil {
 		return e

@@ -18,7 +18,7 @@ const (
 )
 
 // maxVersionsPerSecret is the number of version values kept for one secret.
-// Stage reads after a rotation, such as AWSPREVIOUS, are answered from these.
+// Stage reads after a rotation, such as AWSPREVIOUS, are served from these.
 const maxVersionsPerSecret = 10
 
 // maxSecretIDLength is the longest secret ID that Secrets Manager accepts.

@@ -1,7 +1,6 @@
 package secretcache
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -133,9 +132,4 @@ func isDefinitive(err error) bool {
 func isAccessDenied(err error) bool {
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException"
-}
-
-// isCanceled reports whether err comes from a cancelled or expired context.
-func isCanceled(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -102,7 +102,7 @@ func (c *SecretCache) load(ctx context.Context, op, secretID string, sel selecto
 	return c.wait(ctx, op, secretID, sel, f)
 }
 
-// serveHeld answers a first read of a stage from a version already held, when
+// serveHeld serves a first read of a stage from a version already held, when
 // the last known stage mapping of a fresh snapshot points to it. This is how
 // AWSPREVIOUS costs no call after a rotation that the cache has seen.
 func (c *SecretCache) serveHeld(e *entry, sel selector) *version {
@@ -129,7 +129,7 @@ func (c *SecretCache) serveHeld(e *entry, sel selector) *version {
 	return v
 }
 
-// serveHeldVersion answers a first read of a version ID from a version
+// serveHeldVersion serves a first read of a version ID from a version
 // already held.
 func (c *SecretCache) serveHeldVersion(e *entry, sel selector) *version {
 	e.mu.Lock()

@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
-// selector names what a read asks for: a staging label or a version ID,
-// exactly one of which is set.
+// selector identifies the version a read requests: by staging label or by
+// version ID, exactly one of which is set.
 type selector struct {
 	stage     string
 	versionID string
@@ -228,7 +228,7 @@ func addFailure[T int16 | int32](n T) T {
 }
 
 // dropValues ends service of every selector with err, retrying at retryAt,
-// and forgets every held version.
+// and drops every held version.
 func (s *snapshot) dropValues(err error, retryAt int64, failures int32) {
 	s.eachSlot("", func(_ selector, sl *slot) {
 		sl.ver, sl.err, sl.retryAt, sl.failures = nil, err, retryAt, failures

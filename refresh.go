@@ -8,7 +8,7 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// refreshOutcome is what one refresh learned about a secret, to be applied to
+// refreshOutcome is the result of one refresh of a secret, applied to
 // whatever snapshot is current once the calls have returned.
 type refreshOutcome struct {
 	// describeDenied records that DescribeSecret returned AccessDeniedException.
@@ -85,7 +85,7 @@ func (c *SecretCache) refreshByDescribe(ctx context.Context, e *entry, base *sna
 	out, err := c.callDescribeSecret(ctx, e.id)
 	if err != nil {
 		// Many roles may call GetSecretValue but not DescribeSecret, so a
-		// denied DescribeSecret says nothing about access to the value.
+		// denied DescribeSecret does not mean that access to the value is lost.
 		if isAccessDenied(err) {
 			outcome, transient := c.refreshByStage(ctx, e, base)
 			outcome.describeDenied = true
