@@ -385,9 +385,25 @@ func (c *SecretCache) nextRefresh(now int64) int64 {
 	low := interval / 2
 	high := interval - int64(c.clock.resolution)
 	if high <= low {
-		return now + low
+		return addSaturating(now, low)
 	}
-	return now + low + rand.Int64N(high-low+1)
+	return addSaturating(now, low+rand.Int64N(high-low+1))
+}
+
+// retryAt returns the coarse-clock time of the next call after failures
+// consecutive failures at now.
+func (c *SecretCache) retryAt(now int64, failures int32) int64 {
+	return addSaturating(now, int64(c.retryDelay(failures)))
+}
+
+// addSaturating returns now+d for d >= 0, or math.MaxInt64 where the sum
+// would overflow, so that a delay near the largest time.Duration means
+// "not for a very long time" rather than a time in the past.
+func addSaturating(now, d int64) int64 {
+	if d > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + d
 }
 
 // copyOutput returns a deep copy of out.

@@ -3,6 +3,7 @@ package secretcache
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -481,5 +482,34 @@ func TestLRUOrderBetweenInsertionsKeepsFirstHit(t *testing.T) {
 	}
 	if c.index.load("a") == nil || c.index.load("c") == nil {
 		t.Errorf("eviction order changed: a cached %v, c cached %v", c.index.load("a") != nil, c.index.load("c") != nil)
+	}
+}
+
+func TestVersionsPerSecretAreCapped(t *testing.T) {
+	client := newFakeClient()
+	var ids []string
+	for i := range 12 {
+		ids = append(ids, client.put("db", "value-"+strconv.Itoa(i)))
+	}
+	c, _ := newTestCache(t, client, Config{})
+	for i, id := range ids {
+		mustString(t, c, "db", "value-"+strconv.Itoa(i), WithVersionID(id))
+	}
+	mustString(t, c, "db", "value-11")
+
+	s := c.index.load("db").snap.Load()
+	if got := s.servedVersions(); got != maxVersionsPerSecret {
+		t.Errorf("versions held = %d, want %d", got, maxVersionsPerSecret)
+	}
+	calls := client.getCalls.Load()
+	// The two oldest version IDs were dropped, the newest ten are held.
+	mustString(t, c, "db", "value-11", WithVersionID(ids[11]))
+	mustString(t, c, "db", "value-2", WithVersionID(ids[2]))
+	if got := client.getCalls.Load() - calls; got != 0 {
+		t.Errorf("reading held versions made %d calls, want 0", got)
+	}
+	mustString(t, c, "db", "value-0", WithVersionID(ids[0]))
+	if got := client.getCalls.Load() - calls; got != 1 {
+		t.Errorf("reading a dropped version made %d calls, want 1", got)
 	}
 }

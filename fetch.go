@@ -171,7 +171,7 @@ func (c *SecretCache) fetchSelector(ctx context.Context, e *entry, sel selector)
 	if err != nil {
 		c.stats.failures.Add(1)
 		sl.failures = addFailure(sl.failures)
-		sl.retryAt = now + int64(c.retryDelay(sl.failures))
+		sl.retryAt = c.retryAt(now, sl.failures)
 		sl.err = err
 		if isDefinitive(err) {
 			sl.ver = nil
@@ -181,6 +181,10 @@ func (c *SecretCache) fetchSelector(ctx context.Context, e *entry, sel selector)
 		return nil, err
 	}
 
+	// Serving the version object already held for this ID keeps one copy.
+	if held := ns.version(ver.id()); held != nil {
+		ver = held
+	}
 	sl.ver, sl.err, sl.failures, sl.retryAt = ver, nil, 0, 0
 	ns.setSlot(sel, sl, c.cfg.VersionStage)
 	// A secret that had nothing to serve, or whose last refresh failed,

@@ -1,6 +1,7 @@
 package secretcache
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -197,6 +198,40 @@ func (s *snapshot) setSlot(sel selector, sl slot, defaultStage string) {
 	if old != nil && old != sl.ver && !s.serves(old) {
 		s.retain(old)
 	}
+	s.trimVersionSlots(sel)
+}
+
+// trimVersionSlots drops the oldest slots read by version ID, other than
+// keep, while the slots serve more than maxVersionsPerSecret versions. A
+// dropped version ID is fetched again at its next read.
+func (s *snapshot) trimVersionSlots(keep selector) {
+	if s.extra == nil {
+		return
+	}
+	for s.servedVersions() > maxVersionsPerSecret {
+		dropped := false
+		for i, other := range s.extra.others {
+			if other.sel.versionID != "" && other.sel != keep {
+				s.extra.others = append(s.extra.others[:i:i], s.extra.others[i+1:]...)
+				dropped = true
+				break
+			}
+		}
+		if !dropped {
+			return
+		}
+	}
+}
+
+// servedVersions returns the number of distinct version IDs that slots serve.
+func (s *snapshot) servedVersions() int {
+	var seen []string
+	s.eachSlot("", func(_ selector, sl *slot) {
+		if sl.ver != nil && !slices.Contains(seen, sl.ver.id()) {
+			seen = append(seen, sl.ver.id())
+		}
+	})
+	return len(seen)
 }
 
 // retain keeps v for later reads, dropping the oldest retained versions
@@ -204,13 +239,7 @@ func (s *snapshot) setSlot(sel selector, sl slot, defaultStage string) {
 func (s *snapshot) retain(v *version) {
 	x := s.ensureExtra()
 	x.retained = append([]*version{v}, removeVersion(x.retained, v)...)
-	served := 0
-	s.eachSlot("", func(_ selector, sl *slot) {
-		if sl.ver != nil {
-			served++
-		}
-	})
-	if limit := max(maxVersionsPerSecret-served, 0); len(x.retained) > limit {
+	if limit := max(maxVersionsPerSecret-s.servedVersions(), 0); len(x.retained) > limit {
 		x.retained = x.retained[:limit]
 	}
 }

@@ -205,7 +205,7 @@ func (c *SecretCache) applyRefresh(e *entry, seq uint32, outcome refreshOutcome,
 	if outcome.secretErr != nil {
 		c.stats.failures.Add(1)
 		ns.failures = addFailure(ns.failures)
-		retryAt := now + int64(c.retryDelay(int32(ns.failures)))
+		retryAt := c.retryAt(now, int32(ns.failures))
 		ns.refreshAt = retryAt
 		ns.dropValues(outcome.secretErr, retryAt, int32(ns.failures))
 		e.snap.Store(ns)
@@ -222,12 +222,12 @@ func (c *SecretCache) applyRefresh(e *entry, seq uint32, outcome refreshOutcome,
 			continue
 		}
 		failures := addFailure(old.failures)
-		ns.setSlot(sel, slot{err: o.err, failures: failures, retryAt: now + int64(c.retryDelay(failures))}, c.cfg.VersionStage)
+		ns.setSlot(sel, slot{err: o.err, failures: failures, retryAt: c.retryAt(now, failures)}, c.cfg.VersionStage)
 	}
 	if transient != nil {
 		c.stats.failures.Add(1)
 		ns.failures = addFailure(ns.failures)
-		ns.refreshAt = now + int64(c.retryDelay(int32(ns.failures)))
+		ns.refreshAt = c.retryAt(now, int32(ns.failures))
 		e.snap.Store(ns)
 		return transient
 	}
