@@ -124,6 +124,9 @@ func TestSDKReadsDoNotWaitForSlowRefresh(t *testing.T) {
 
 	waitIdle(t, c, "db")
 	mustString(t, c, "db", "two")
+	if got := srv.Calls(secretcachetest.OpDescribeSecret); got != 1 {
+		t.Errorf("DescribeSecret calls = %d, want 1: the reads of a due secret start one refresh", got)
+	}
 }
 
 func TestSDKCancelledCallerDoesNotPoisonFetch(t *testing.T) {
