@@ -211,16 +211,23 @@ func (c *SecretCache) fetchVersion(ctx context.Context, secretID string, sel sel
 		return nil, newError("GetSecretValue", secretID, sel, err)
 	}
 
-	if c.cfg.Hook == nil {
-		return newVersion(out, true), nil
-	}
-	stored, err := callPut(ctx, c.cfg.Hook, newVersion(out, true).output())
+	full, err := newVersion(out, true)
 	if err != nil {
 		return nil, newError("GetSecretValue", secretID, sel, err)
 	}
-	v := newVersion(out, false)
-	v.stored = stored
-	return v, nil
+	if c.cfg.Hook == nil {
+		return full, nil
+	}
+	stored, err := callPut(ctx, c.cfg.Hook, full.output())
+	if err != nil {
+		return nil, newError("GetSecretValue", secretID, sel, err)
+	}
+	meta, err := newVersion(out, false)
+	if err != nil {
+		return nil, newError("GetSecretValue", secretID, sel, err)
+	}
+	meta.stored = stored
+	return meta, nil
 }
 
 // callGetSecretValue calls the client and checks that the output can be

@@ -1,8 +1,10 @@
 package secretcache
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -310,17 +312,19 @@ func (s *snapshot) serves(v *version) bool {
 // version is one fetched secret version. Its strings and its value share one
 // allocation, which keeps the per-secret footprint of the cache small.
 type version struct {
-	// buf holds ARN, Name, VersionId, the value (SecretString or the bytes
-	// of SecretBinary) and the staging labels joined by stageSeparator, in
-	// that order.
-	buf      string
-	arnEnd   uint32
-	nameEnd  uint32
-	idEnd    uint32
-	valueEnd uint32
-	fields   versionFields // which optional output fields were present
-	created  int64         // CreatedDate in Unix nanoseconds
-	stored   any           // CacheHook.Put result; nil when no hook is set
+	// buf holds ARN, Name, VersionId, SecretString, SecretBinary and the
+	// staging labels, in that order. Each label is stored as its length in
+	// uvarint encoding followed by its bytes.
+	buf          string
+	arnEnd       uint16
+	nameEnd      uint16
+	idEnd        uint16
+	fields       versionFields // which optional output fields were present
+	strEnd       uint32
+	binEnd       uint32
+	createdNanos uint32 // nanoseconds within createdSec
+	createdSec   int64  // CreatedDate in seconds since the Unix epoch
+	stored       any    // CacheHook.Put result; nil when no hook is set
 }
 
 // versionFields records which optional fields of GetSecretValueOutput a
@@ -333,65 +337,95 @@ const (
 	hasARN
 	hasName
 	hasCreated
+	hasStages
 )
 
 func (v *version) has(f versionFields) bool { return v.fields&f != 0 }
 
-// stageSeparator joins staging labels in version.buf. Secrets Manager does
-// not allow it in a label.
-const stageSeparator = "\x00"
-
-func (v *version) arn() string    { return v.buf[:v.arnEnd] }
-func (v *version) name() string   { return v.buf[v.arnEnd:v.nameEnd] }
-func (v *version) id() string     { return v.buf[v.nameEnd:v.idEnd] }
-func (v *version) str() string    { return v.buf[v.idEnd:v.valueEnd] }
-func (v *version) labels() string { return v.buf[v.valueEnd:] }
+func (v *version) arn() string  { return v.buf[:v.arnEnd] }
+func (v *version) name() string { return v.buf[v.arnEnd:v.nameEnd] }
+func (v *version) id() string   { return v.buf[v.nameEnd:v.idEnd] }
+func (v *version) str() string  { return v.buf[v.idEnd:v.strEnd] }
 
 // binary returns a new copy of the version's SecretBinary, or nil.
 func (v *version) binary() []byte {
 	if !v.has(hasBinary) {
 		return nil
 	}
-	return []byte(v.buf[v.idEnd:v.valueEnd])
+	return []byte(v.buf[v.strEnd:v.binEnd])
 }
+
+// stages returns the staging labels the version had when it was fetched.
+func (v *version) stages() []string {
+	if !v.has(hasStages) {
+		return nil
+	}
+	rest := v.buf[v.binEnd:]
+	labels := []string{}
+	for len(rest) > 0 {
+		n, size := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
+		rest = rest[size:]
+		labels = append(labels, rest[:n])
+		rest = rest[n:]
+	}
+	return labels
+}
+
+// maxIdentifiersLength bounds the combined length of a version's ARN, Name
+// and VersionId, which version stores in 16-bit offsets. Secrets Manager's
+// own limits keep them far below it.
+const maxIdentifiersLength = 1<<16 - 1
 
 // newVersion copies what the cache keeps of out. The copy shares no memory
 // with out, so later changes to out do not reach the cache. Unless keepValue
 // is set, SecretString and SecretBinary are left out: with a CacheHook the
 // cache keeps only what the hook's Put returned.
-func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) *version {
+func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) (*version, error) {
 	arn, name, id := aws.ToString(out.ARN), aws.ToString(out.Name), aws.ToString(out.VersionId)
-	value := ""
+	if len(arn)+len(name)+len(id) > maxIdentifiersLength {
+		return nil, fmt.Errorf("response ARN, Name and VersionId are %d bytes together, more than the %d the cache stores", len(arn)+len(name)+len(id), maxIdentifiersLength)
+	}
+
 	v := &version{}
+	var str, bin string
+	if keepValue && out.SecretString != nil {
+		str = *out.SecretString
+		v.fields |= hasString
+	}
+	if keepValue && out.SecretBinary != nil {
+		bin = string(out.SecretBinary)
+		v.fields |= hasBinary
+	}
+	var labels []byte
+	if out.VersionStages != nil {
+		v.fields |= hasStages
+		for _, label := range out.VersionStages {
+			labels = binary.AppendUvarint(labels, uint64(len(label)))
+			labels = append(labels, label...)
+		}
+	}
+	if total := len(arn) + len(name) + len(id) + len(str) + len(bin) + len(labels); total > math.MaxUint32 {
+		return nil, fmt.Errorf("response is %d bytes, more than the cache stores for one version", total)
+	}
+
+	v.buf = arn + name + id + str + bin + string(labels)
+	v.arnEnd = uint16(len(arn))
+	v.nameEnd = v.arnEnd + uint16(len(name))
+	v.idEnd = v.nameEnd + uint16(len(id))
+	v.strEnd = uint32(v.idEnd) + uint32(len(str))
+	v.binEnd = v.strEnd + uint32(len(bin))
 	if out.ARN != nil {
 		v.fields |= hasARN
 	}
 	if out.Name != nil {
 		v.fields |= hasName
 	}
-	if keepValue {
-		switch {
-		case out.SecretString != nil:
-			value = *out.SecretString
-			v.fields |= hasString
-		case out.SecretBinary != nil:
-			value = string(out.SecretBinary)
-			v.fields |= hasBinary
-		}
-		// Secrets Manager stores either SecretString or SecretBinary in a
-		// version, never both, so buf holds one value.
-	}
-	labels := strings.Join(out.VersionStages, stageSeparator)
-	v.buf = arn + name + id + value + labels
-	v.arnEnd = uint32(len(arn))
-	v.nameEnd = v.arnEnd + uint32(len(name))
-	v.idEnd = v.nameEnd + uint32(len(id))
-	v.valueEnd = v.idEnd + uint32(len(value))
 	if out.CreatedDate != nil {
-		v.created = out.CreatedDate.UnixNano()
+		v.createdSec = out.CreatedDate.Unix()
+		v.createdNanos = uint32(out.CreatedDate.Nanosecond())
 		v.fields |= hasCreated
 	}
-	return v
+	return v, nil
 }
 
 // output builds a GetSecretValueOutput from v that shares no memory with the
@@ -408,11 +442,9 @@ func (v *version) output() *secretsmanager.GetSecretValueOutput {
 		out.SecretString = aws.String(v.str())
 	}
 	out.SecretBinary = v.binary()
-	if labels := v.labels(); labels != "" {
-		out.VersionStages = strings.Split(labels, stageSeparator)
-	}
+	out.VersionStages = v.stages()
 	if v.has(hasCreated) {
-		out.CreatedDate = aws.Time(time.Unix(0, v.created).UTC())
+		out.CreatedDate = aws.Time(time.Unix(v.createdSec, int64(v.createdNanos)).UTC())
 	}
 	return out
 }
