@@ -116,17 +116,20 @@ func AddUserAgent(o *secretsmanager.Options) {
 // version ID. secretID is a name or an ARN; the two forms are cached as
 // separate secrets.
 func (c *SecretCache) GetSecretString(ctx context.Context, secretID string, opts ...GetOption) (string, error) {
-	if len(opts) == 0 && c.cfg.Hook == nil && ctx != nil {
-		if v := c.cachedDefault(secretID); v != nil && v.has(hasString) {
-			return v.str(), nil
+	const op = "GetSecretString"
+	var v *version
+	sel := selector{stage: c.cfg.VersionStage}
+	if len(opts) == 0 && ctx != nil {
+		v = c.cachedDefault(secretID)
+	}
+	if v == nil {
+		var err error
+		v, sel, err = c.read(ctx, op, secretID, opts)
+		if err != nil {
+			return "", err
 		}
 	}
 
-	const op = "GetSecretString"
-	v, sel, err := c.read(ctx, op, secretID, opts)
-	if err != nil {
-		return "", err
-	}
 	if c.cfg.Hook == nil {
 		if !v.has(hasString) {
 			return "", newError(op, secretID, sel, ErrNotString)
@@ -235,9 +238,9 @@ func (c *SecretCache) read(ctx context.Context, op, secretID string, opts []GetO
 					c.touch(e)
 					return sl.ver, sel, nil
 				}
-				if now < sl.retryAt {
+				if sl.fail != nil && now < sl.fail.retryAt {
 					c.touch(e)
-					return nil, sel, sl.err
+					return nil, sel, sl.fail.err
 				}
 			}
 		}
@@ -318,7 +321,7 @@ func (c *SecretCache) RefreshNow(ctx context.Context, secretID string) error {
 		_, err := c.load(ctx, op, secretID, sel)
 		return err
 	}
-	f, err := c.startFlight(e, flightRefreshNow, func(fctx context.Context) (*version, error) {
+	f, err := c.startFlight(e, flightRefreshNow, nil, func(fctx context.Context) (*version, error) {
 		return nil, c.refresh(fctx, e)
 	})
 	if err != nil {

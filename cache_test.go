@@ -513,3 +513,40 @@ func TestVersionsPerSecretAreCapped(t *testing.T) {
 		t.Errorf("reading a dropped version made %d calls, want 1", got)
 	}
 }
+
+func TestConcurrentFirstReadsNeverFetchTwice(t *testing.T) {
+	client := newFakeClient()
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, "secret-"+strconv.Itoa(i))
+		client.put(ids[i], "v")
+	}
+	// Many rounds of 64 readers over 10 cold secrets: a reader that misses
+	// just as a fetch stores its result must not start a second fetch.
+	for round := range 50 {
+		c, err := New(client, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := client.getCalls.Load()
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := range 64 {
+			wg.Go(func() {
+				<-start
+				for i := range ids {
+					id := ids[(g+i)%len(ids)]
+					if _, err := c.GetSecretString(context.Background(), id); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		c.Close()
+		if got := client.getCalls.Load() - before; got != 10 {
+			t.Fatalf("round %d: GetSecretValue calls = %d, want 10", round, got)
+		}
+	}
+}

@@ -34,12 +34,23 @@ func flightKey(sel selector) string {
 }
 
 // startFlight returns the flight for key on e, starting fn on the cache's
-// context if none is running. It fails only when the cache is closed.
-func (c *SecretCache) startFlight(e *entry, key string, fn func(ctx context.Context) (*version, error)) (*flight, error) {
+// context if none is running. When settled is not nil and reports a result
+// for the current snapshot, that result is returned as a finished flight
+// instead: a flight that ended between the caller's lookup and this call has
+// already stored what a new one would fetch again. It fails only when the
+// cache is closed.
+func (c *SecretCache) startFlight(e *entry, key string, settled func(*snapshot) (*version, error, bool), fn func(ctx context.Context) (*version, error)) (*flight, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if f, ok := e.flights[key]; ok {
 		return f, nil
+	}
+	if s := e.snap.Load(); s != nil && settled != nil {
+		if ver, err, ok := settled(s); ok {
+			f := &flight{done: make(chan struct{}), ver: ver, err: err}
+			close(f.done)
+			return f, nil
+		}
 	}
 
 	f := &flight{done: make(chan struct{})}
@@ -93,7 +104,19 @@ func (c *SecretCache) load(ctx context.Context, op, secretID string, sel selecto
 	if v := c.serveHeld(e, sel); v != nil {
 		return v, nil
 	}
-	f, err := c.startFlight(e, flightKey(sel), func(fctx context.Context) (*version, error) {
+	settled := func(s *snapshot) (*version, error, bool) {
+		sl := s.find(sel, c.cfg.VersionStage)
+		switch {
+		case sl == nil:
+			return nil, nil, false
+		case sl.ver != nil:
+			return sl.ver, nil, true
+		case sl.fail != nil && c.clock.load() < sl.fail.retryAt:
+			return nil, sl.fail.err, true
+		}
+		return nil, nil, false
+	}
+	f, err := c.startFlight(e, flightKey(sel), settled, func(fctx context.Context) (*version, error) {
 		return c.fetchSelector(fctx, e, sel)
 	})
 	if err != nil {
@@ -170,9 +193,8 @@ func (c *SecretCache) fetchSelector(ctx context.Context, e *entry, sel selector)
 
 	if err != nil {
 		c.stats.failures.Add(1)
-		sl.failures = addFailure(sl.failures)
-		sl.retryAt = c.retryAt(now, sl.failures)
-		sl.err = err
+		failures := addFailure(sl.failures())
+		sl.fail = &slotFailure{err: err, retryAt: c.retryAt(now, failures), failures: failures}
 		if isDefinitive(err) {
 			sl.ver = nil
 		}
@@ -185,7 +207,7 @@ func (c *SecretCache) fetchSelector(ctx context.Context, e *entry, sel selector)
 	if held := ns.version(ver.id()); held != nil {
 		ver = held
 	}
-	sl.ver, sl.err, sl.failures, sl.retryAt = ver, nil, 0, 0
+	sl.ver, sl.fail = ver, nil
 	ns.setSlot(sel, sl, c.cfg.VersionStage)
 	// A secret that had nothing to serve, or whose last refresh failed,
 	// starts a new refresh interval: the value just fetched is current.

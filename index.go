@@ -21,8 +21,10 @@ type index struct {
 	shards []indexShard
 }
 
-// indexShardTarget is the number of entries per shard at full capacity.
-const indexShardTarget = 16
+// indexShardTarget is the number of entries per shard at full capacity. Go
+// maps of a few dozen entries waste the least memory per entry, and copying
+// one on a write stays cheap.
+const indexShardTarget = 32
 
 type indexShard struct {
 	m  atomic.Pointer[map[string]*entry]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,11 +94,25 @@ type snapshotExtra struct {
 // slot is the state of one selector of a secret: the version it is served
 // from, or the error returned for it.
 type slot struct {
-	ver      *version // nil when the selector has no value to serve
-	err      error    // returned to readers while ver is nil
-	retryAt  int64    // coarse-clock time after which a read of a failed slot fetches again
-	failures int32    // consecutive failed fetches of the selector
-	used     bool     // the selector has been read; current is unused until then
+	ver  *version     // nil when the selector has no value to serve
+	fail *slotFailure // the selector's last failed fetch; nil after a success
+	used bool         // the selector has been read; current is unused until then
+}
+
+// slotFailure records failed fetches of a selector. It is immutable, so
+// snapshots share it.
+type slotFailure struct {
+	err      error // returned to readers while the slot has no version
+	retryAt  int64 // coarse-clock time after which a read fetches again
+	failures int32 // consecutive failed fetches
+}
+
+// failures returns the number of consecutive failed fetches of the slot.
+func (sl *slot) failures() int32 {
+	if sl.fail == nil {
+		return 0
+	}
+	return sl.fail.failures
 }
 
 // namedSlot is a slot together with its selector.
@@ -261,8 +276,9 @@ func addFailure[T int16 | int32](n T) T {
 // dropValues ends service of every selector with err, retrying at retryAt,
 // and drops every held version.
 func (s *snapshot) dropValues(err error, retryAt int64, failures int32) {
+	fail := &slotFailure{err: err, retryAt: retryAt, failures: failures}
 	s.eachSlot("", func(_ selector, sl *slot) {
-		sl.ver, sl.err, sl.retryAt, sl.failures = nil, err, retryAt, failures
+		sl.ver, sl.fail = nil, fail
 	})
 	if s.extra != nil {
 		s.extra.retained = nil
@@ -313,18 +329,20 @@ func (s *snapshot) serves(v *version) bool {
 // allocation, which keeps the per-secret footprint of the cache small.
 type version struct {
 	// buf holds ARN, Name, VersionId, SecretString, SecretBinary and the
-	// staging labels, in that order. Each label is stored as its length in
-	// uvarint encoding followed by its bytes.
+	// staging labels, in that order. Name is left out when the ARN contains
+	// it, as ARNs of Secrets Manager do; nameStart then points into the ARN.
+	// Labels are encoded by appendLabel.
 	buf          string
 	arnEnd       uint16
+	nameStart    uint16
 	nameEnd      uint16
 	idEnd        uint16
-	fields       versionFields // which optional output fields were present
 	strEnd       uint32
 	binEnd       uint32
-	createdNanos uint32 // nanoseconds within createdSec
-	createdSec   int64  // CreatedDate in seconds since the Unix epoch
-	stored       any    // CacheHook.Put result; nil when no hook is set
+	fields       versionFields // which optional output fields were present
+	createdNanos uint32        // nanoseconds within createdSec
+	createdSec   int64         // CreatedDate in seconds since the Unix epoch
+	stored       any           // CacheHook.Put result; nil when no hook is set
 }
 
 // versionFields records which optional fields of GetSecretValueOutput a
@@ -343,9 +361,18 @@ const (
 func (v *version) has(f versionFields) bool { return v.fields&f != 0 }
 
 func (v *version) arn() string  { return v.buf[:v.arnEnd] }
-func (v *version) name() string { return v.buf[v.arnEnd:v.nameEnd] }
-func (v *version) id() string   { return v.buf[v.nameEnd:v.idEnd] }
-func (v *version) str() string  { return v.buf[v.idEnd:v.strEnd] }
+func (v *version) name() string { return v.buf[v.nameStart:v.nameEnd] }
+func (v *version) id() string   { return v.buf[v.idStart():v.idEnd] }
+
+// idStart returns where VersionId begins in buf: after the ARN when the ARN
+// contains the name, after the separately stored name otherwise.
+func (v *version) idStart() uint16 {
+	if v.nameStart < v.arnEnd {
+		return v.arnEnd
+	}
+	return v.nameEnd
+}
+func (v *version) str() string { return v.buf[v.idEnd:v.strEnd] }
 
 // binary returns a new copy of the version's SecretBinary, or nil.
 func (v *version) binary() []byte {
@@ -363,12 +390,38 @@ func (v *version) stages() []string {
 	rest := v.buf[v.binEnd:]
 	labels := []string{}
 	for len(rest) > 0 {
+		code := rest[0]
+		rest = rest[1:]
+		if int(code) < len(wellKnownStages) {
+			labels = append(labels, wellKnownStages[code])
+			continue
+		}
 		n, size := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
 		rest = rest[size:]
 		labels = append(labels, rest[:n])
 		rest = rest[n:]
 	}
 	return labels
+}
+
+// wellKnownStages are the staging labels that Secrets Manager itself uses.
+// appendLabel stores each as its index in one byte.
+var wellKnownStages = [...]string{"AWSCURRENT", "AWSPREVIOUS", "AWSPENDING"}
+
+// otherLabel marks a label that is not well known; its length in uvarint
+// encoding and its bytes follow.
+const otherLabel = byte(len(wellKnownStages))
+
+// appendLabel appends the encoding of label to buf.
+func appendLabel(buf []byte, label string) []byte {
+	for i, known := range wellKnownStages {
+		if label == known {
+			return append(buf, byte(i))
+		}
+	}
+	buf = append(buf, otherLabel)
+	buf = binary.AppendUvarint(buf, uint64(len(label)))
+	return append(buf, label...)
 }
 
 // maxIdentifiersLength bounds the combined length of a version's ARN, Name
@@ -400,18 +453,23 @@ func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) (*vers
 	if out.VersionStages != nil {
 		v.fields |= hasStages
 		for _, label := range out.VersionStages {
-			labels = binary.AppendUvarint(labels, uint64(len(label)))
-			labels = append(labels, label...)
+			labels = appendLabel(labels, label)
 		}
 	}
 	if total := len(arn) + len(name) + len(id) + len(str) + len(bin) + len(labels); total > math.MaxUint32 {
 		return nil, fmt.Errorf("response is %d bytes, more than the cache stores for one version", total)
 	}
 
-	v.buf = arn + name + id + str + bin + string(labels)
 	v.arnEnd = uint16(len(arn))
-	v.nameEnd = v.arnEnd + uint16(len(name))
-	v.idEnd = v.nameEnd + uint16(len(id))
+	storedName := name
+	if i := strings.Index(arn, name); i >= 0 {
+		v.nameStart, v.nameEnd = uint16(i), uint16(i+len(name))
+		storedName = ""
+	} else {
+		v.nameStart, v.nameEnd = v.arnEnd, v.arnEnd+uint16(len(name))
+	}
+	v.buf = arn + storedName + id + str + bin + string(labels)
+	v.idEnd = v.arnEnd + uint16(len(storedName)) + uint16(len(id))
 	v.strEnd = uint32(v.idEnd) + uint32(len(str))
 	v.binEnd = v.strEnd + uint32(len(bin))
 	if out.ARN != nil {

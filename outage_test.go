@@ -177,7 +177,7 @@ func TestOutage48HoursUncachedSecret(t *testing.T) {
 				if c.Stats().GetSecretValueCalls != before {
 					calls = append(calls, elapsed)
 					sl := c.index.load("db").snap.Load().find(current, DefaultVersionStage)
-					checkRetryWait(t, c, "the next retry", sl.retryAt)
+					checkRetryWait(t, c, "the next retry", sl.fail.retryAt)
 				}
 				clock.Advance(outageStep)
 			}

@@ -221,8 +221,8 @@ func (c *SecretCache) applyRefresh(e *entry, seq uint32, outcome refreshOutcome,
 			ns.setSlot(sel, slot{ver: o.ver}, c.cfg.VersionStage)
 			continue
 		}
-		failures := addFailure(old.failures)
-		ns.setSlot(sel, slot{err: o.err, failures: failures, retryAt: c.retryAt(now, failures)}, c.cfg.VersionStage)
+		failures := addFailure(old.failures())
+		ns.setSlot(sel, slot{fail: &slotFailure{err: o.err, retryAt: c.retryAt(now, failures), failures: failures}}, c.cfg.VersionStage)
 	}
 	if transient != nil {
 		c.stats.failures.Add(1)
