@@ -125,43 +125,29 @@ func (c *SecretCache) load(ctx context.Context, op, secretID string, sel selecto
 	return c.wait(ctx, op, secretID, sel, f)
 }
 
-// serveHeld serves a first read of a stage from a version already held, when
-// the last known stage mapping of a fresh snapshot points to it. This is how
-// AWSPREVIOUS costs no call after a rotation that the cache has seen.
+// serveHeld serves a first read of sel from a version already held: one
+// with the requested version ID, or the one that the last stage mapping of a
+// fresh snapshot gives for the requested stage. This is how AWSPREVIOUS costs
+// no call after a rotation that the cache has seen.
 func (c *SecretCache) serveHeld(e *entry, sel selector) *version {
-	if sel.stage == "" {
-		return c.serveHeldVersion(e, sel)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.snap.Load()
-	if s == nil || s.find(sel, c.cfg.VersionStage) != nil || c.clock.now() >= s.refreshAt {
-		return nil
-	}
-	id, ok := s.stages()[sel.stage]
-	if !ok {
-		return nil
-	}
-	v := s.version(id)
-	if v == nil {
-		return nil
-	}
-	ns := s.clone()
-	ns.setSlot(sel, slot{ver: v}, c.cfg.VersionStage)
-	e.snap.Store(ns)
-	return v
-}
-
-// serveHeldVersion serves a first read of a version ID from a version
-// already held.
-func (c *SecretCache) serveHeldVersion(e *entry, sel selector) *version {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := e.snap.Load()
 	if s == nil || s.find(sel, c.cfg.VersionStage) != nil {
 		return nil
 	}
-	v := s.version(sel.versionID)
+	id := sel.versionID
+	if id == "" {
+		// A stage mapping is trusted only until the secret is due for refresh.
+		if c.clock.now() >= s.refreshAt {
+			return nil
+		}
+		var ok bool
+		if id, ok = s.stages()[sel.stage]; !ok {
+			return nil
+		}
+	}
+	v := s.version(id)
 	if v == nil {
 		return nil
 	}
