@@ -65,6 +65,9 @@ type SecretCache struct {
 	closed  atomic.Bool
 	wg      sync.WaitGroup // goroutines running fetches and refreshes
 
+	// arnPrefixes keeps one copy of the ARN prefixes of cached secrets.
+	arnPrefixes prefixTable
+
 	stats stats
 }
 
@@ -180,7 +183,7 @@ func (c *SecretCache) GetSecretValue(ctx context.Context, secretID string, opts 
 		return nil, err
 	}
 	if c.cfg.Hook == nil {
-		return v.output(), nil
+		return v.output(&c.arnPrefixes), nil
 	}
 	out, err := callGet(ctx, c.cfg.Hook, v.stored)
 	if err != nil {

@@ -550,3 +550,28 @@ func TestConcurrentFirstReadsNeverFetchTwice(t *testing.T) {
 		}
 	}
 }
+
+func TestPrefixTableInternsARNPrefixes(t *testing.T) {
+	var table prefixTable
+	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+	i, rest := table.intern(arn)
+	if i != 1 || rest != "db-AbCdEf" {
+		t.Fatalf("intern = %d, %q; want 1, %q", i, rest, "db-AbCdEf")
+	}
+	if j, _ := table.intern("arn:aws:secretsmanager:us-east-1:123456789012:secret:other-XyZ123"); j != i {
+		t.Errorf("same prefix got index %d, want %d", j, i)
+	}
+	if got := table.get(i) + rest; got != arn {
+		t.Errorf("prefix and rest join to %q, want %q", got, arn)
+	}
+	if j, rest := table.intern("not-an-arn"); j != 0 || rest != "not-an-arn" {
+		t.Errorf("intern of a string without a secret prefix = %d, %q", j, rest)
+	}
+	for n := 2; n <= maxPrefixes; n++ {
+		table.intern("arn:aws:secretsmanager:eu-west-1:" + strconv.Itoa(n) + ":secret:x")
+	}
+	full := "arn:aws:secretsmanager:eu-west-1:overflow:secret:x"
+	if j, rest := table.intern(full); j != 0 || rest != full {
+		t.Errorf("intern into a full table = %d, %q; want the ARN whole", j, rest)
+	}
+}

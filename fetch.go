@@ -219,18 +219,18 @@ func (c *SecretCache) fetchVersion(ctx context.Context, secretID string, sel sel
 		return nil, newError("GetSecretValue", secretID, sel, err)
 	}
 
-	full, err := newVersion(out, true)
+	full, err := newVersion(out, true, &c.arnPrefixes)
 	if err != nil {
 		return nil, newError("GetSecretValue", secretID, sel, err)
 	}
 	if c.cfg.Hook == nil {
 		return full, nil
 	}
-	stored, err := callPut(ctx, c.cfg.Hook, full.output())
+	stored, err := callPut(ctx, c.cfg.Hook, full.output(&c.arnPrefixes))
 	if err != nil {
 		return nil, newError("GetSecretValue", secretID, sel, err)
 	}
-	meta, err := newVersion(out, false)
+	meta, err := newVersion(out, false, &c.arnPrefixes)
 	if err != nil {
 		return nil, newError("GetSecretValue", secretID, sel, err)
 	}

@@ -44,13 +44,18 @@ func (h HookFuncs) Get(ctx context.Context, stored any) (*secretsmanager.GetSecr
 	return h.GetFunc(ctx, stored)
 }
 
+// recoverHook turns a panic in a hook method into an error stored in *err.
+// It must be deferred directly, so that its recover call stops the panic.
+// The error names only the panic value's type, which cannot leak a secret.
+func recoverHook(err *error, method string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: %s panicked with a value of type %T", ErrHook, method, r)
+	}
+}
+
 // callPut runs hook.Put, turning a panic or a nil result into an error.
 func callPut(ctx context.Context, hook CacheHook, value *secretsmanager.GetSecretValueOutput) (stored any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: Put panicked with a value of type %T", ErrHook, r)
-		}
-	}()
+	defer recoverHook(&err, "Put")
 	stored, err = hook.Put(ctx, value)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Put: %w", ErrHook, err)
@@ -63,11 +68,7 @@ func callPut(ctx context.Context, hook CacheHook, value *secretsmanager.GetSecre
 
 // callGet runs hook.Get, turning a panic or a nil result into an error.
 func callGet(ctx context.Context, hook CacheHook, stored any) (out *secretsmanager.GetSecretValueOutput, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("%w: Get panicked with a value of type %T", ErrHook, r)
-		}
-	}()
+	defer recoverHook(&err, "Get")
 	out, err = hook.Get(ctx, stored)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Get: %w", ErrHook, err)

@@ -328,22 +328,26 @@ func (s *snapshot) serves(v *version) bool {
 // version is one fetched secret version. Its strings and its value share one
 // allocation, which keeps the per-secret footprint of the cache small.
 type version struct {
-	// buf holds ARN, Name, VersionId, SecretString, SecretBinary and the
-	// staging labels, in that order. Name is left out when the ARN contains
-	// it, as ARNs of Secrets Manager do; nameStart then points into the ARN.
-	// Labels are encoded by appendLabel.
-	buf          string
-	arnEnd       uint16
-	nameStart    uint16
-	nameEnd      uint16
-	idEnd        uint16
-	strEnd       uint32
-	binEnd       uint32
-	fields       versionFields // which optional output fields were present
-	createdNanos uint32        // nanoseconds within createdSec
-	createdSec   int64         // CreatedDate in seconds since the Unix epoch
-	stored       any           // CacheHook.Put result; nil when no hook is set
+	// buf holds the ARN less its interned prefix, Name, VersionId,
+	// SecretString, SecretBinary, CreatedDate and the staging labels, in that
+	// order. Name is left out when the ARN contains it, as ARNs of Secrets
+	// Manager do; nameStart then points into the ARN. CreatedDate takes
+	// createdSize bytes, and labels are encoded by appendLabel.
+	buf       string
+	arnEnd    uint16
+	nameStart uint16
+	nameEnd   uint16
+	idEnd     uint16
+	strEnd    uint32
+	binEnd    uint32
+	fields    versionFields // which optional output fields were present
+	arnPrefix uint8         // index of the ARN's prefix in the cache's prefixTable; 0 for none
+	stored    any           // CacheHook.Put result; nil when no hook is set
 }
+
+// createdSize is the size of CreatedDate in version.buf: seconds since the
+// Unix epoch in 8 bytes, then nanoseconds in 4.
+const createdSize = 12
 
 // versionFields records which optional fields of GetSecretValueOutput a
 // version had.
@@ -360,7 +364,11 @@ const (
 
 func (v *version) has(f versionFields) bool { return v.fields&f != 0 }
 
-func (v *version) arn() string  { return v.buf[:v.arnEnd] }
+// arn returns the version's ARN, joining its interned prefix back on.
+func (v *version) arn(prefixes *prefixTable) string {
+	return prefixes.get(v.arnPrefix) + v.buf[:v.arnEnd]
+}
+
 func (v *version) name() string { return v.buf[v.nameStart:v.nameEnd] }
 func (v *version) id() string   { return v.buf[v.idStart():v.idEnd] }
 
@@ -387,7 +395,7 @@ func (v *version) stages() []string {
 	if !v.has(hasStages) {
 		return nil
 	}
-	rest := v.buf[v.binEnd:]
+	rest := v.buf[v.labelsStart():]
 	labels := []string{}
 	for len(rest) > 0 {
 		code := rest[0]
@@ -402,6 +410,28 @@ func (v *version) stages() []string {
 		rest = rest[n:]
 	}
 	return labels
+}
+
+// labelsStart returns where the staging labels begin in buf.
+func (v *version) labelsStart() uint32 {
+	if v.has(hasCreated) {
+		return v.binEnd + createdSize
+	}
+	return v.binEnd
+}
+
+// created returns the version's CreatedDate, which must be present.
+func (v *version) created() time.Time {
+	b := v.buf[v.binEnd : v.binEnd+createdSize]
+	var sec uint64
+	for i := range 8 {
+		sec = sec<<8 | uint64(b[i])
+	}
+	var nanos uint32
+	for i := 8; i < createdSize; i++ {
+		nanos = nanos<<8 | uint32(b[i])
+	}
+	return time.Unix(int64(sec), int64(nanos)).UTC()
 }
 
 // wellKnownStages are the staging labels that Secrets Manager itself uses.
@@ -433,7 +463,7 @@ const maxIdentifiersLength = 1<<16 - 1
 // with out, so later changes to out do not reach the cache. Unless keepValue
 // is set, SecretString and SecretBinary are left out: with a CacheHook the
 // cache keeps only what the hook's Put returned.
-func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) (*version, error) {
+func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool, prefixes *prefixTable) (*version, error) {
 	arn, name, id := aws.ToString(out.ARN), aws.ToString(out.Name), aws.ToString(out.VersionId)
 	if len(arn)+len(name)+len(id) > maxIdentifiersLength {
 		return nil, fmt.Errorf("response ARN, Name and VersionId are %d bytes together, more than the %d the cache stores", len(arn)+len(name)+len(id), maxIdentifiersLength)
@@ -449,7 +479,13 @@ func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) (*vers
 		bin = string(out.SecretBinary)
 		v.fields |= hasBinary
 	}
-	var labels []byte
+	var tail []byte
+	if out.CreatedDate != nil {
+		tail = binary.BigEndian.AppendUint64(tail, uint64(out.CreatedDate.Unix()))
+		tail = binary.BigEndian.AppendUint32(tail, uint32(out.CreatedDate.Nanosecond()))
+		v.fields |= hasCreated
+	}
+	labels := tail
 	if out.VersionStages != nil {
 		v.fields |= hasStages
 		for _, label := range out.VersionStages {
@@ -460,6 +496,7 @@ func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) (*vers
 		return nil, fmt.Errorf("response is %d bytes, more than the cache stores for one version", total)
 	}
 
+	v.arnPrefix, arn = prefixes.intern(arn)
 	v.arnEnd = uint16(len(arn))
 	storedName := name
 	if i := strings.Index(arn, name); i >= 0 {
@@ -478,20 +515,15 @@ func newVersion(out *secretsmanager.GetSecretValueOutput, keepValue bool) (*vers
 	if out.Name != nil {
 		v.fields |= hasName
 	}
-	if out.CreatedDate != nil {
-		v.createdSec = out.CreatedDate.Unix()
-		v.createdNanos = uint32(out.CreatedDate.Nanosecond())
-		v.fields |= hasCreated
-	}
 	return v, nil
 }
 
 // output builds a GetSecretValueOutput from v that shares no memory with the
 // cache, so the caller may change it freely.
-func (v *version) output() *secretsmanager.GetSecretValueOutput {
+func (v *version) output(prefixes *prefixTable) *secretsmanager.GetSecretValueOutput {
 	out := &secretsmanager.GetSecretValueOutput{VersionId: aws.String(v.id())}
 	if v.has(hasARN) {
-		out.ARN = aws.String(v.arn())
+		out.ARN = aws.String(v.arn(prefixes))
 	}
 	if v.has(hasName) {
 		out.Name = aws.String(v.name())
@@ -502,7 +534,7 @@ func (v *version) output() *secretsmanager.GetSecretValueOutput {
 	out.SecretBinary = v.binary()
 	out.VersionStages = v.stages()
 	if v.has(hasCreated) {
-		out.CreatedDate = aws.Time(time.Unix(v.createdSec, int64(v.createdNanos)).UTC())
+		out.CreatedDate = aws.Time(v.created())
 	}
 	return out
 }
