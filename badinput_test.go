@@ -338,7 +338,7 @@ func TestBadClientFailsOnlyItsSecret(t *testing.T) {
 	}
 
 	// Without VersionIdsToStages the refresh reads each stage with
-	// GetSecretValue instead and still sees a rotation.
+	// GetSecretValue instead and still picks up a rotation.
 	srv.PutString("describe-no-stages", "v2")
 	scripted := client.scriptedCalls.Load()
 	if err := c.RefreshNow(context.Background(), "describe-no-stages"); err != nil {

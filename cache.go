@@ -1,5 +1,5 @@
 // Package secretcache is an in-process cache for AWS Secrets Manager. A
-// service reads secrets by name or ARN through a SecretCache; the first read
+// service reads secrets by name or ARN through a SecretCache. The first read
 // of a secret calls GetSecretValue, and later reads are served from memory
 // without any API call, which saves both the round trip and the per-call
 // charge.

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// keyHook stands in for a hook that holds key material.
+// keyHook is a hook that keeps key material in a field.
 type keyHook struct {
 	HookFuncs
 	key string

@@ -180,7 +180,7 @@ func TestSDKDifferentSecretsDoNotWaitOnEachOther(t *testing.T) {
 			done <- err
 		}()
 	}
-	// Both first reads reach the server before either answer comes back.
+	// Both first reads reach the server before either response comes back.
 	waitFor(t, "both fetches to be in flight", func() bool {
 		return srv.Calls(secretcachetest.OpGetSecretValue) == 3
 	})
