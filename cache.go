@@ -335,9 +335,9 @@ func (c *SecretCache) RefreshNow(ctx context.Context, secretID string) error {
 }
 
 // Close stops all background work of the cache and waits for it to end.
-// Fetches in progress are cancelled through their context, so a Client that
-// ignores cancellation delays Close until its call returns or FetchTimeout
-// ends it. Every later call returns an error wrapping ErrClosed. Close is
+// Fetches in progress are cancelled through their context. A Client that
+// ignores its context, and so also FetchTimeout, delays Close until its call
+// returns. Every later call returns an error wrapping ErrClosed. Close is
 // safe to call more than once.
 func (c *SecretCache) Close() error {
 	c.closeMu.Lock()
