@@ -227,7 +227,7 @@ func (c *SecretCache) read(ctx context.Context, op, secretID string, opts []GetO
 		return nil, sel, newError(op, secretID, sel, ErrClosed)
 	}
 	if ctx == nil {
-		return nil, sel, newError(op, secretID, sel, fmt.Errorf("%w: nil context: pass context.Background() or a request context", ErrInvalidInput))
+		return nil, sel, newError(op, secretID, sel, errNilContext)
 	}
 
 	if e := c.index.load(secretID); e != nil {
@@ -313,7 +313,7 @@ func (c *SecretCache) RefreshNow(ctx context.Context, secretID string) error {
 		return newError(op, secretID, sel, ErrClosed)
 	}
 	if ctx == nil {
-		return newError(op, secretID, sel, fmt.Errorf("%w: nil context: pass context.Background() or a request context", ErrInvalidInput))
+		return newError(op, secretID, sel, errNilContext)
 	}
 	if err := validateSecretID(secretID); err != nil {
 		return newError(op, secretID, sel, err)

@@ -42,6 +42,10 @@ var (
 	ErrHook = errors.New("cache hook failed")
 )
 
+// errNilContext is returned, wrapped with the secret ID, for a call made with
+// a nil context.
+var errNilContext = fmt.Errorf("%w: nil context: pass context.Background() or a request context", ErrInvalidInput)
+
 // Error describes a failed cache call. It names the secret and the stage or
 // version requested, never the secret's value. Unwrap returns the cause, so
 // errors.As reaches SDK error types such as *types.ResourceNotFoundException.

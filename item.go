@@ -422,15 +422,9 @@ func (v *version) labelsStart() uint32 {
 
 // created returns the version's CreatedDate, which must be present.
 func (v *version) created() time.Time {
-	b := v.buf[v.binEnd : v.binEnd+createdSize]
-	var sec uint64
-	for i := range 8 {
-		sec = sec<<8 | uint64(b[i])
-	}
-	var nanos uint32
-	for i := 8; i < createdSize; i++ {
-		nanos = nanos<<8 | uint32(b[i])
-	}
+	b := []byte(v.buf[v.binEnd : v.binEnd+createdSize])
+	sec := binary.BigEndian.Uint64(b[:8])
+	nanos := binary.BigEndian.Uint32(b[8:])
 	return time.Unix(int64(sec), int64(nanos)).UTC()
 }
 
